@@ -1,0 +1,3 @@
+from secondhand_site.cli import main
+
+main()

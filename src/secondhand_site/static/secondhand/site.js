@@ -1,0 +1,2 @@
+// Secondhand's own script: small, no inline handlers (the CSP forbids them).
+"use strict";

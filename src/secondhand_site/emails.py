@@ -35,8 +35,10 @@ def _text_body(message: EmailMessage) -> str:
 class FolderEmailBackend(BaseEmailBackend):
     """Save each message as an .eml file and print a one-line notice."""
 
-    def __init__(self, *args, folder: Path | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, folder: str | None = None, fail_silently: bool = False,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
         self.folder = Path(folder or settings.MAIL_DIR)
 
     def send_messages(self, email_messages) -> int:

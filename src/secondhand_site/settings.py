@@ -205,37 +205,39 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAIL_DIR = DATA_DIR / "mail"
 
 
-def _email_settings() -> dict[str, object]:
-    """EMAIL_URL (smtp://user:pass@host:587?tls=1, smtps://... for SSL) or EMAIL_HOST."""
+def _mailer() -> dict[str, object]:
+    """EMAIL_URL (smtp://user:pass@host:587, smtps://... for SSL) or EMAIL_HOST, else files."""
     url = env_str("EMAIL_URL")
     if url:
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         ssl = parts.scheme == "smtps" or query.get("ssl") in {"1", "true"}
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": parts.hostname or "localhost",
-            "EMAIL_PORT": parts.port or (465 if ssl else 587),
-            "EMAIL_HOST_USER": unquote(parts.username or ""),
-            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-            "EMAIL_USE_SSL": ssl,
-            "EMAIL_USE_TLS": not ssl and query.get("tls", "1") in {"1", "true"},
+        options = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if ssl else 587),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": ssl,
+            "use_tls": not ssl and query.get("tls", "1") in {"1", "true"},
         }
-    if env_str("EMAIL_HOST"):
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": env_str("EMAIL_HOST"),
-            "EMAIL_PORT": env_int("EMAIL_PORT", 587),
-            "EMAIL_HOST_USER": env_str("EMAIL_HOST_USER"),
-            "EMAIL_HOST_PASSWORD": env_str("EMAIL_HOST_PASSWORD"),
-            "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", True),
-            "EMAIL_USE_SSL": env_bool("EMAIL_USE_SSL"),
+    elif env_str("EMAIL_HOST"):
+        options = {
+            "host": env_str("EMAIL_HOST"),
+            "port": env_int("EMAIL_PORT", 587),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", True),
+            "use_ssl": env_bool("EMAIL_USE_SSL"),
         }
-    return {"EMAIL_BACKEND": "secondhand_site.emails.FolderEmailBackend"}
+    else:
+        return {"BACKEND": "secondhand_site.emails.FolderEmailBackend"}
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {**options, "timeout": 10},
+    }
 
 
-globals().update(_email_settings())
-EMAIL_TIMEOUT = 10
+MAILERS = {"default": _mailer()}
 
 # --- Static files and media ------------------------------------------------------------
 

@@ -41,9 +41,14 @@ def _prepare_data_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def _set_data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    # Accepted both before and after the command name; the last one given wins.
+    # Accepted both before and after the command name; the last one given wins. The
+    # command's copy of the option also reads SECONDHAND_DATA_DIR, which must not
+    # override a --data-dir given before the command name.
     if value is not None:
-        ctx.ensure_object(dict)["data_dir"] = value
+        store = ctx.ensure_object(dict)
+        typed = ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+        if typed or "data_dir" not in store:
+            store["data_dir"] = value
     return value
 
 
@@ -216,12 +221,16 @@ def create_owner(email: str, password: str | None) -> None:
               help="How many demo items to add.")
 @data_dir_option
 def seed(items: int) -> None:
-    """Add demo members (and, with the catalog, demo items)."""
+    """Add demo members and top the catalog up to N demo items with drawn photos."""
     setup_django()
     ensure_database()
     from secondhand_site import seed as seeding
 
-    seeding.run(items=items, echo=click.echo)
+    def progress(total: int):
+        return click.progressbar(length=total, label="Adding demo items", show_pos=True,
+                                 file=sys.stderr)
+
+    seeding.run(items=items, echo=click.echo, progress=progress)
 
 
 @cli.command()

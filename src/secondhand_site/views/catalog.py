@@ -1,10 +1,48 @@
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
+
+from secondhand_site.forms import SORTS, CatalogFilterForm
+from secondhand_site.models import Item, search_key
+
+PAGE_SIZE = 24
+
+
+def filtered_items(form: CatalogFilterForm):
+    status = form.value("status")
+    items = Item.objects.listed().filter(status=status) if status else Item.objects.for_sale()
+    for word in search_key(form.value("q") or "").split()[:8]:
+        items = items.filter(search_text__contains=word)
+    for field in ("category", "condition"):
+        if value := form.value(field):
+            items = items.filter(**{field: value})
+    if (low := form.value("min_price")) is not None:
+        items = items.filter(price__gte=low)
+    if (high := form.value("max_price")) is not None:
+        items = items.filter(price__lte=high)
+    order = SORTS[form.value("sort") or "newest"][1]
+    return items.available_first().order_by("status_rank", *order)
 
 
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog.html", {"items": []})
+    form = CatalogFilterForm(request.GET)
+    items = filtered_items(form).with_cover()
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "is_home": not request.GET}
+    fragment = request.htmx and not request.htmx.history_restore_request
+    return render(request, "catalog.html#results" if fragment else "catalog.html", context)
+
+
+@require_safe
+def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Item.objects.listed(), pk=pk)
+    photos = list(item.photos.all())
+    try:
+        current = max(0, min(len(photos) - 1, int(request.GET.get("photo", 0))))
+    except ValueError:
+        current = 0
+    return render(request, "item.html", {"item": item, "photos": photos, "current": current})

@@ -1,13 +1,261 @@
+"""The owner's pages under /manage/: dashboard, item table with inline edit, photos,
+bulk actions, CSV export and import, and each item's history."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from secondhand_site import services
+from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
+from secondhand_site.models import Change, Item, Photo, Status, search_key
 from secondhand_site.views.auth import owner_required
+
+ROWS_PER_PAGE = 50
+
+
+def _photo_error():
+    from secondhand_site.photos import PhotoError
+
+    return PhotoError
 
 
 @require_safe
 @owner_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "manage/dashboard.html")
+    counts = Item.objects.aggregate(
+        available=Count("pk", filter=Q(status=Status.AVAILABLE, archived=False)),
+        booked=Count("pk", filter=Q(status=Status.BOOKED, archived=False)),
+        sold=Count("pk", filter=Q(status=Status.SOLD, archived=False)),
+        archived=Count("pk", filter=Q(archived=True)),
+    )
+    recent = Change.objects.select_related("actor", "item")[:15]
+    return render(request, "manage/dashboard.html", {"counts": counts, "recent": recent})
+
+
+def _table_items(request: HttpRequest):
+    items = Item.objects.with_cover()
+    show = request.GET.get("show", "")
+    if show == "archived":
+        items = items.filter(archived=True)
+    elif show in Status.values:
+        items = items.filter(archived=False, status=show)
+    else:
+        items = items.filter(archived=False)
+    for word in search_key(request.GET.get("q", "")).split()[:8]:
+        items = items.filter(search_text__contains=word)
+    return items.order_by("-updated_at", "-pk"), show
+
+
+@require_safe
+@owner_required
+def items(request: HttpRequest) -> HttpResponse:
+    rows, show = _table_items(request)
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "manage/items.html", {
+        "page": page, "show": show, "q": request.GET.get("q", ""),
+        "statuses": Status.choices,
+    })
+
+
+def _row(request: HttpRequest, item: Item, status: int = 200) -> HttpResponse:
+    item = Item.objects.with_cover().get(pk=item.pk)
+    return render(request, "manage/items.html#item-row", {"item": item}, status=status)
+
+
+@require_safe
+@owner_required
+def item_row(request: HttpRequest, pk: int) -> HttpResponse:
+    return _row(request, get_object_or_404(Item, pk=pk))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@owner_required
+def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Item, pk=pk)
+    form = ItemForm(request.POST or None, instance=item)
+    status, conflict = 200, None
+    if request.method == "POST":
+        if form.is_valid():
+            fields = {f: form.cleaned_data[f] for f in services.EDITABLE_FIELDS}
+            expected = form.cleaned_data.get("version") or item.version
+            try:
+                saved = services.update_item(item_id=item.pk, actor=request.user,
+                                             expected_version=expected, **fields)
+            except services.EditConflict as exc:
+                conflict = str(exc)
+                if exc.item is None:
+                    messages.error(request, conflict)
+                    return redirect("manage-items")
+                item = exc.item
+                form = ItemForm(instance=item)  # show the current version to edit again
+                status = 409
+            else:
+                if request.htmx:
+                    return _row(request, saved)
+                messages.success(request, f"Saved {saved.name}.")
+                return redirect("manage-items")
+        else:
+            status = 422
+    template = "manage/items.html#item-row-form" if request.htmx else "manage/item_edit.html"
+    return render(request, template, {
+        "item": item, "form": form, "conflict": conflict,
+        "photos": item.photos.all(), "photo_form": AddPhotosForm(),
+    }, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@owner_required
+def item_new(request: HttpRequest) -> HttpResponse:
+    form = NewItemForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            item = services.create_item(
+                actor=request.user, photos=data.get("photos") or [],
+                **{f: data[f] for f in services.EDITABLE_FIELDS})
+        except _photo_error() as exc:
+            form.add_error("photos", str(exc))
+        else:
+            messages.success(request, f"Listed {item.name}.")
+            return redirect("manage-items")
+    return render(request, "manage/item_new.html", {"form": form},
+                  status=422 if form.errors else 200)
+
+
+@require_POST
+@owner_required
+def item_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Item, pk=pk)
+    if request.POST.get("confirm") != "yes":
+        return render(request, "manage/item_delete.html", {
+            "item": item, "will_archive": services.has_booking_history(item)})
+    outcome = services.delete_item(item=item, actor=request.user)
+    text = (f"Archived {item.name}: it has a booking history, so it is kept out of sight."
+            if outcome == "archived" else f"Deleted {item.name}.")
+    if request.htmx:
+        response = HttpResponse("")
+        response["HX-Trigger"] = "items-changed"
+        messages.success(request, text)
+        return _with_messages(request, response)
+    messages.success(request, text)
+    return redirect("manage-items")
+
+
+def _with_messages(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Append the pending flash messages as an out-of-band swap of the messages box."""
+    from django.template.loader import render_to_string
+
+    response.write(render_to_string("messages.html", request=request))
+    return response
+
+
+@require_POST
+@owner_required
+def item_sold(request: HttpRequest, pk: int) -> HttpResponse:
+    item = services.mark_sold(item=get_object_or_404(Item, pk=pk), actor=request.user)
+    if request.htmx:
+        return _row(request, item)
+    messages.success(request, f"{item.name} is marked as sold.")
+    return redirect(request.POST.get("next") or "manage-items")
+
+
+@require_POST
+@owner_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action", "")
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    if action not in services.BULK_ACTIONS:
+        messages.error(request, "Choose what to do with the selected items.")
+    elif not ids:
+        messages.error(request, "Select at least one item first.")
+    else:
+        chosen = Item.objects.filter(pk__in=ids)
+        done, refused = services.bulk_update(items=chosen, action=action, actor=request.user)
+        messages.success(request, f"Updated {done} item{'s' if done != 1 else ''}.")
+        for text in refused:
+            messages.warning(request, text)
+    return redirect(request.POST.get("next") or "manage-items")
+
+
+@require_safe
+@owner_required
+def item_history(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Item, pk=pk)
+    changes = item.changes.select_related("actor").order_by("-pk")
+    return render(request, "manage/item_history.html", {"item": item, "changes": changes})
+
+
+@require_POST
+@owner_required
+def photo_add(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Item, pk=pk)
+    form = AddPhotosForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            added = services.add_photos(item=item, uploads=form.cleaned_data["photos"],
+                                        actor=request.user)
+        except _photo_error() as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Added {len(added)} photo{'s' if len(added) != 1 else ''}.")
+    else:
+        for error in form.errors.get("photos", []):
+            messages.error(request, error)
+    return redirect("manage-item-edit", pk=item.pk)
+
+
+@require_POST
+@owner_required
+def photo_move(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
+    photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
+    offset = -1 if request.POST.get("direction") == "up" else 1
+    services.move_photo(photo=photo, offset=offset, actor=request.user)
+    return redirect("manage-item-edit", pk=pk)
+
+
+@require_POST
+@owner_required
+def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
+    photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
+    services.remove_photo(photo=photo, actor=request.user)
+    messages.success(request, "Photo removed.")
+    return redirect("manage-item-edit", pk=pk)
+
+
+@require_safe
+@owner_required
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    from secondhand_site import csv_io
+
+    response = StreamingHttpResponse(csv_io.iter_export_rows(Item.objects.all()),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="secondhand-items-{stamp}.csv"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@owner_required
+def import_csv(request: HttpRequest) -> HttpResponse:
+    result, status = None, 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "Choose a CSV file to import.")
+            status = 422
+        else:
+            from secondhand_site import csv_io
+
+            result = csv_io.import_items(upload.read(), actor=request.user)
+            if result.ok:
+                messages.success(request, f"Imported: {result.created} new, {result.updated} "
+                                          f"updated, {result.unchanged} unchanged.")
+                return redirect("manage-items")
+            status = 422
+    return render(request, "manage/import.html", {"result": result}, status=status)

@@ -186,6 +186,7 @@ def create_owner(email: str, password: str | None) -> None:
     ensure_database()
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
+    from django.db import IntegrityError
 
     from secondhand_site import services
     from secondhand_site.models import User
@@ -209,6 +210,12 @@ def create_owner(email: str, password: str | None) -> None:
         user, created = services.create_owner(email=email, password=password)
     except ValidationError as exc:
         raise click.ClickException(" ".join(exc.messages)) from None
+    except IntegrityError:
+        # The address is a second (verified) address of some other account.
+        raise click.ClickException(
+            f"{email} is already used by another account. Give that account's main "
+            "email address, or another address."
+        ) from None
     if created:
         click.echo(f"Created owner account {user.email}.")
     else:

@@ -8,4 +8,5 @@ def site(request: HttpRequest) -> dict[str, object]:
     return {
         "site_name": settings.SITE_NAME,
         "currency": settings.CURRENCY,
+        "hold_days": settings.HOLD_DAYS,
     }

@@ -110,6 +110,17 @@ class ItemQuerySet(models.QuerySet["Item"]):
             cover_alt=models.Subquery(covers.values("alt")[:1]),
         )
 
+    def with_holder(self) -> ItemQuerySet:
+        """Annotate who holds each item and until when, without a query per item."""
+        holds = Booking.objects.filter(item=models.OuterRef("pk"), state=BookingState.ACTIVE)
+        return self.annotate(
+            holder_email=models.Subquery(holds.values("member__email")[:1]),
+            hold_until=models.Subquery(holds.values("expires_at")[:1]),
+            queue_length=models.Subquery(
+                QueueEntry.objects.filter(item=models.OuterRef("pk")).order_by()
+                .values("item").annotate(n=models.Count("pk")).values("n")[:1]),
+        )
+
     def available_first(self) -> ItemQuerySet:
         return self.alias(
             status_rank=models.Case(
@@ -229,3 +240,76 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.item_name}"
+
+
+class BookingState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CANCELLED = "cancelled", "Cancelled"
+    RELEASED = "released", "Released by the owner"
+    EXPIRED = "expired", "Expired"
+    SOLD = "sold", "Sold"
+
+
+class BookingQuerySet(models.QuerySet["Booking"]):
+    def active(self) -> BookingQuerySet:
+        return self.filter(state=BookingState.ACTIVE)
+
+    def overdue(self, now) -> BookingQuerySet:
+        return self.active().filter(expires_at__lte=now)
+
+
+class Booking(models.Model):
+    """A member's hold on an item. At most one active booking per item, enforced by
+    the database itself."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="bookings")
+    # SET_NULL: a deleted account leaves the history, anonymised.
+    member = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="bookings")
+    state = models.CharField(max_length=10, choices=BookingState.choices,
+                             default=BookingState.ACTIVE)
+    from_queue = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=models.Q(state="active"),
+                name="one_active_booking_per_item",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "state"], name="booking_member_idx"),
+            models.Index(fields=["state", "expires_at"], name="booking_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} holds {self.item}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == BookingState.ACTIVE
+
+
+class QueueEntry(models.Model):
+    """A member waiting in line for a booked item; the earliest is first."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue")
+    member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="queue_entries")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "member"], name="queue_once_per_member"),
+        ]
+        indexes = [models.Index(fields=["item", "created_at"], name="queue_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member} waits for {self.item}"

@@ -203,6 +203,11 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 DEFAULT_FROM_EMAIL = env_str("SECONDHAND_FROM_EMAIL", "Secondhand <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAIL_DIR = DATA_DIR / "mail"
+# Notifications go out on a background thread after commit, so a slow mail server never
+# holds up a request. Tests send them inline.
+MAIL_IN_BACKGROUND = env_bool("SECONDHAND_MAIL_IN_BACKGROUND", True)
+# Links in notification mails point here (`serve` sets it from --host/--port if unset).
+SITE_URL = env_str("SECONDHAND_SITE_URL", "http://127.0.0.1:8000")
 
 
 def _mailer() -> dict[str, object]:
@@ -274,6 +279,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "secondhand_site.views.system.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,7 +1,5 @@
-"""Every state change of the platform, each in one transaction.
-
-Views parse input, call one function here and render; the rules live here.
-"""
+"""The owner's side of items: create, edit (with a version check), archive, delete,
+status changes and photos. Each function is one transaction and writes the change log."""
 
 from __future__ import annotations
 
@@ -13,38 +11,12 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from secondhand_site.models import Change, Item, Photo, Status, User, search_key
-
-
-class DomainError(Exception):
-    """A rule of the platform refused the change; str() is the message for a person."""
-
-
-class EditConflict(DomainError):
-    def __init__(self, item: Item | None) -> None:
-        self.item = item
-        super().__init__(
-            "Someone else changed this item while you were editing it. "
-            "The current version is shown; make your change again."
-            if item is not None else "This item no longer exists."
-        )
-
-
-class ItemUnavailable(DomainError):
-    pass
-
+from secondhand_site.models import Item, Photo, Status, User, search_key
+from secondhand_site.services.base import DomainError, EditConflict, ItemUnavailable, log_change
 
 EDITABLE_FIELDS = ("name", "description", "price", "category", "condition")
 # Actions after which an item has a booking history and may only be archived.
 BOOKING_ACTIONS = ("booked", "promoted", "cancelled", "released", "expired", "sold")
-
-
-def log_change(*, item: Item | None, actor: User | None, action: str,
-               from_status: str = "", to_status: str = "", detail: str = "") -> Change:
-    return Change.objects.create(
-        item=item, item_name=item.name if item else "", actor=actor, action=action,
-        from_status=from_status, to_status=to_status, detail=detail[:500],
-    )
 
 
 # --- Items (the owner's side) --------------------------------------------------------
@@ -92,7 +64,7 @@ def update_item(*, item_id: int, actor: User | None, expected_version: int,
     return item
 
 
-def _touch(item: Item, **fields: Any) -> None:
+def touch(item: Item, **fields: Any) -> None:
     """Write fields and bump the version in one UPDATE."""
     fields["updated_at"] = timezone.now()
     Item.objects.filter(pk=item.pk).update(version=F("version") + 1, **fields)
@@ -100,15 +72,17 @@ def _touch(item: Item, **fields: Any) -> None:
 
 
 def has_booking_history(item: Item) -> bool:
-    return item.status != Status.AVAILABLE or item.changes.filter(
-        action__in=BOOKING_ACTIONS).exists()
+    return (item.status != Status.AVAILABLE or item.bookings.exists()
+            or item.changes.filter(action__in=BOOKING_ACTIONS).exists())
 
 
 @transaction.atomic
 def archive_item(*, item: Item, actor: User | None) -> Item:
     item = Item.objects.select_for_update().get(pk=item.pk)
+    if item.status == Status.BOOKED:
+        raise ItemUnavailable(f"{item.name} is booked; release the hold before archiving it.")
     if not item.archived:
-        _touch(item, archived=True)
+        touch(item, archived=True)
         log_change(item=item, actor=actor, action="archived", from_status=item.status,
                    to_status=item.status)
     return item
@@ -118,7 +92,7 @@ def archive_item(*, item: Item, actor: User | None) -> Item:
 def unarchive_item(*, item: Item, actor: User | None) -> Item:
     item = Item.objects.select_for_update().get(pk=item.pk)
     if item.archived:
-        _touch(item, archived=False)
+        touch(item, archived=False)
         log_change(item=item, actor=actor, action="restored", to_status=item.status)
     return item
 
@@ -148,24 +122,19 @@ def mark_available(*, item: Item, actor: User | None) -> Item:
         raise ItemUnavailable(f"{item.name} is booked; release the hold instead.")
     if item.status != Status.AVAILABLE:
         previous = item.status
-        _touch(item, status=Status.AVAILABLE)
+        touch(item, status=Status.AVAILABLE)
         log_change(item=item, actor=actor, action="status", from_status=previous,
                    to_status=Status.AVAILABLE)
     return item
 
 
-@transaction.atomic
-def mark_sold(*, item: Item, actor: User | None) -> Item:
-    item = Item.objects.select_for_update().get(pk=item.pk)
-    if item.status != Status.SOLD:
-        previous = item.status
-        _touch(item, status=Status.SOLD)
-        log_change(item=item, actor=actor, action="sold", from_status=previous,
-                   to_status=Status.SOLD)
-    return item
+def _mark_sold(*, item: Item, actor: User | None) -> Item:
+    from secondhand_site.services.bookings import mark_sold
+
+    return mark_sold(item=item, actor=actor)
 
 
-BULK_ACTIONS = {"available": mark_available, "sold": mark_sold, "archive": archive_item}
+BULK_ACTIONS = {"available": mark_available, "sold": _mark_sold, "archive": archive_item}
 
 
 def bulk_update(*, items: Iterable[Item], action: str, actor: User | None) -> tuple[int, list[str]]:
@@ -194,7 +163,7 @@ def add_photos(*, item: Item, uploads: Sequence[Any], actor: User | None) -> lis
     start = (item.photos.aggregate(m=Max("position"))["m"] or -1) + 1
     added = [photo_store.store_photo(item=item, upload=u, position=start + i, alt=item.name)
              for i, u in enumerate(uploads)]
-    _touch(item)
+    touch(item)
     log_change(item=item, actor=actor, action="photos", detail=f"added {len(added)}")
     return added
 
@@ -208,7 +177,7 @@ def remove_photo(*, photo: Photo, actor: User | None) -> None:
         for position, other in enumerate(item.photos.order_by("position", "pk")):
             if other.position != position:
                 Photo.objects.filter(pk=other.pk).update(position=position)
-        _touch(item)
+        touch(item)
         log_change(item=item, actor=actor, action="photos", detail="removed one")
         transaction.on_commit(lambda: photo_store.delete_photo_files(photo))
 
@@ -225,61 +194,6 @@ def move_photo(*, photo: Photo, offset: int, actor: User | None) -> None:
     order.insert(target, order.pop(index))
     for position, other in enumerate(order):
         Photo.objects.filter(pk=other.pk).update(position=position)
-    _touch(item)
+    touch(item)
     log_change(item=item, actor=actor, action="photos",
                detail="new cover" if target == 0 else "reordered")
-
-
-# --- Members ------------------------------------------------------------------------
-
-
-def export_member_data(*, member: User) -> dict[str, Any]:
-    """Everything the platform holds about one member, as plain data."""
-    return {
-        "exported_at": timezone.now().isoformat(),
-        "account": {
-            "email": member.email,
-            "first_name": member.first_name,
-            "last_name": member.last_name,
-            "date_joined": member.date_joined.isoformat(),
-            "last_login": member.last_login.isoformat() if member.last_login else None,
-            "is_owner": member.is_owner,
-        },
-        "email_addresses": [
-            {"email": e.email, "verified": e.verified, "primary": e.primary}
-            for e in member.emailaddress_set.order_by("email")
-        ],
-    }
-
-
-@transaction.atomic
-def delete_member(*, member: User) -> None:
-    """Delete a member. History rows that must stay lose their link to the person."""
-    member.delete()
-
-
-def create_owner(*, email: str, password: str | None) -> tuple[User, bool]:
-    """Create an owner account with a verified email, or promote an existing account.
-
-    Raises ValidationError when the password is too weak.
-    """
-    from allauth.account.models import EmailAddress
-    from django.contrib.auth.password_validation import validate_password
-
-    email = email.strip().lower()
-    with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
-        created = user is None
-        if created:
-            user = User(email=email)
-        if password:
-            validate_password(password, user)
-            user.set_password(password)
-        user.is_owner = True
-        user.is_active = True
-        user.save()
-        EmailAddress.objects.update_or_create(
-            user=user, email__iexact=email,
-            defaults={"email": email, "verified": True, "primary": True},
-        )
-    return user, created

@@ -7,6 +7,8 @@ from django.views.decorators.http import require_safe
 
 from secondhand_site.forms import SORTS, CatalogFilterForm
 from secondhand_site.models import Item, search_key
+from secondhand_site.views.bookings import sweeps_overdue_holds
+from secondhand_site.views.fragments import with_viewer
 
 PAGE_SIZE = 24
 
@@ -28,18 +30,21 @@ def filtered_items(form: CatalogFilterForm):
 
 
 @require_safe
+@sweeps_overdue_holds
 def catalog(request: HttpRequest) -> HttpResponse:
     form = CatalogFilterForm(request.GET)
     items = filtered_items(form).with_cover()
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_viewer(page.object_list, request.user)
     context = {"form": form, "page": page, "is_home": not request.GET}
     fragment = request.htmx and not request.htmx.history_restore_request
     return render(request, "catalog.html#results" if fragment else "catalog.html", context)
 
 
 @require_safe
+@sweeps_overdue_holds
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(Item.objects.listed(), pk=pk)
+    item = with_viewer([get_object_or_404(Item.objects.listed(), pk=pk)], request.user)[0]
     photos = list(item.photos.all())
     try:
         current = max(0, min(len(photos) - 1, int(request.GET.get("photo", 0))))

@@ -15,6 +15,7 @@ from secondhand_site import services
 from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
 from secondhand_site.models import Change, Item, Photo, Status, search_key
 from secondhand_site.views.auth import owner_required
+from secondhand_site.views.bookings import sweeps_overdue_holds
 
 ROWS_PER_PAGE = 50
 
@@ -27,6 +28,7 @@ def _photo_error():
 
 @require_safe
 @owner_required
+@sweeps_overdue_holds
 def dashboard(request: HttpRequest) -> HttpResponse:
     counts = Item.objects.aggregate(
         available=Count("pk", filter=Q(status=Status.AVAILABLE, archived=False)),
@@ -39,7 +41,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _table_items(request: HttpRequest):
-    items = Item.objects.with_cover()
+    items = Item.objects.with_cover().with_holder()
     show = request.GET.get("show", "")
     if show == "archived":
         items = items.filter(archived=True)
@@ -54,6 +56,7 @@ def _table_items(request: HttpRequest):
 
 @require_safe
 @owner_required
+@sweeps_overdue_holds
 def items(request: HttpRequest) -> HttpResponse:
     rows, show = _table_items(request)
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
@@ -64,12 +67,13 @@ def items(request: HttpRequest) -> HttpResponse:
 
 
 def _row(request: HttpRequest, item: Item, status: int = 200) -> HttpResponse:
-    item = Item.objects.with_cover().get(pk=item.pk)
+    item = Item.objects.with_cover().with_holder().get(pk=item.pk)
     return render(request, "manage/items.html#item-row", {"item": item}, status=status)
 
 
 @require_safe
 @owner_required
+@sweeps_overdue_holds
 def item_row(request: HttpRequest, pk: int) -> HttpResponse:
     return _row(request, get_object_or_404(Item, pk=pk))
 
@@ -153,16 +157,6 @@ def _with_messages(request: HttpRequest, response: HttpResponse) -> HttpResponse
 
     response.write(render_to_string("messages.html", request=request))
     return response
-
-
-@require_POST
-@owner_required
-def item_sold(request: HttpRequest, pk: int) -> HttpResponse:
-    item = services.mark_sold(item=get_object_or_404(Item, pk=pk), actor=request.user)
-    if request.htmx:
-        return _row(request, item)
-    messages.success(request, f"{item.name} is marked as sold.")
-    return redirect(request.POST.get("next") or "manage-items")
 
 
 @require_POST

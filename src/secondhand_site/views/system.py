@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.template import loader
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -35,6 +35,13 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "error.html", {"code": 403, "title": "Not allowed",
                   "text": "You do not have access to this page."}, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    # Mostly a form left open across a log-out or log-in elsewhere: say so, in the site look.
+    return render(request, "error.html", {"code": 403, "title": "Form expired",
+                  "text": "This form was open too long or your session changed. "
+                  "Go back, reload the page and try again."}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:

@@ -66,3 +66,103 @@ document.querySelectorAll("[data-gallery]").forEach(setupGallery);
 if (window.matchMedia("(min-width: 50rem)").matches) {
   document.querySelectorAll("details[data-open-wide]").forEach((d) => { d.open = true; });
 }
+
+// --- Live updates -------------------------------------------------------------------
+// The page keeps one event stream (htmx's SSE extension, sse-connect on <body>). Each
+// element that shows an item re-fetches itself on "sse:item-<id>"; here we only show the
+// connection state, announce changes to screen readers, catch up after a reconnect and,
+// when the stream cannot connect at all, fall back to polling.
+(function live() {
+  const status = document.getElementById("live-status");
+  const announcer = document.getElementById("live-announcer");
+  if (!status || !document.body.hasAttribute("sse-connect")) return;
+  const label = status.querySelector(".live-label");
+  const LABELS = { connecting: "Connecting", live: "Live", reconnecting: "Reconnecting", polling: "Updating" };
+  const TITLES = {
+    connecting: "Live updates: connecting",
+    live: "Live updates: on. Changes appear as they happen.",
+    reconnecting: "Live updates: connection lost, reconnecting",
+    polling: "Live updates: checking for changes every few seconds",
+  };
+  const WORDS = { booked: "was booked", available: "is available again", promoted: "passed to the next in line",
+                  sold: "was sold", cancelled: "booking was cancelled", expired: "hold ran out",
+                  released: "hold was released", queued: "has someone new in its queue" };
+  let lastId = 0;
+  let opened = false;
+  let failures = 0;
+  let pollTimer = null;
+
+  function setState(state) {
+    status.dataset.state = state;
+    status.title = TITLES[state];
+    if (label) label.textContent = LABELS[state];
+  }
+
+  function announce(change) {
+    if (!announcer || !change.item || !WORDS[change.action]) return;
+    if (!document.querySelector('[data-item="' + change.item + '"]')) return;
+    announcer.textContent = change.name + " " + WORDS[change.action] + ".";
+  }
+
+  function refreshItem(itemId) {
+    document.querySelectorAll("[hx-trigger]").forEach((el) => {
+      const spec = el.getAttribute("hx-trigger");
+      if (spec.split(",").some((t) => t.trim() === "sse:item-" + itemId)) htmx.trigger(el, "sse:item-" + itemId);
+      else if (spec.includes("sse:change")) htmx.trigger(el, "sse:change");
+    });
+  }
+
+  function onChange(event) {
+    try {
+      const change = JSON.parse(event.data);
+      lastId = Math.max(lastId, change.id || 0);
+      announce(change);
+    } catch (e) { /* a malformed event is ignored */ }
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch("/events/?poll=1&after=" + lastId, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const body = await response.json();
+      if (lastId && body.resync) htmx.trigger(document.body, "resync");
+      for (const change of body.changes || []) {
+        if (change.item) refreshItem(change.item);
+        announce(change);
+      }
+      lastId = Math.max(lastId, body.last || 0);
+    } catch (e) { /* offline: try again next time */ }
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    setState("polling");
+    poll();
+    pollTimer = window.setInterval(poll, 4000);
+  }
+
+  function stopPolling() {
+    if (pollTimer) window.clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  document.body.addEventListener("htmx:sseOpen", (event) => {
+    const source = event.detail.source;
+    source.addEventListener("change", onChange);
+    source.addEventListener("resync", () => htmx.trigger(document.body, "resync"));
+    // After a reconnect the page may have missed changes: every live element re-fetches.
+    if (opened) htmx.trigger(document.body, "resync");
+    opened = true;
+    failures = 0;
+    stopPolling();
+    setState("live");
+  });
+  document.body.addEventListener("htmx:sseError", () => {
+    failures += 1;
+    if (failures >= 3 || !opened) startPolling();
+    else setState("reconnecting");
+  });
+  // A stream that has not opened after a few seconds (a proxy that buffers it, say):
+  // poll until it does.
+  window.setTimeout(() => { if (!opened) startPolling(); }, 6000);
+})();

@@ -114,6 +114,11 @@ def cli(ctx: click.Context) -> None:
 @data_dir_option
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Migrate, prepare static files and start the web server."""
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    # Links in notification mails; behind a proxy set SECONDHAND_SITE_URL yourself.
+    os.environ.setdefault("SECONDHAND_SITE_URL", f"http://{shown_host}:{port}")
     folder = setup_django()
     ensure_database()
     _collect_static()
@@ -123,14 +128,15 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
     from secondhand_site.server import run
 
-    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-    if ":" in shown_host:
-        shown_host = f"[{shown_host}]"
     click.echo(f"Secondhand {__version__} with data in {folder}")
     click.echo(f"Database: {_describe_database(settings.DATABASES['default'])}")
     click.echo(_owner_hint())
     click.secho(f"Serving on http://{shown_host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
-    run(host=host, port=port, workers=workers, access_log=access_log)
+    try:
+        run(host=host, port=port, workers=workers, access_log=access_log)
+    except SystemExit as exc:  # gunicorn ends a clean stop with sys.exit(0)
+        if exc.code not in (0, None):
+            raise
     click.echo("Stopped.")
 
 
@@ -238,6 +244,18 @@ def seed(items: int) -> None:
                                  file=sys.stderr)
 
     seeding.run(items=items, echo=click.echo, progress=progress)
+
+
+@cli.command()
+@data_dir_option
+def sweep() -> None:
+    """End overdue holds now and send due reminders (`serve` also does this by itself)."""
+    setup_django()
+    ensure_database()
+    from secondhand_site import services
+
+    ended = services.expire_due()
+    click.echo(f"Ended {ended} overdue hold{'s' if ended != 1 else ''}.")
 
 
 @cli.command()

@@ -128,5 +128,6 @@ class AddPhotosForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         from secondhand_site.photos import MultiplePhotoField
 
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["photos"] = MultiplePhotoField(label="Add photos", required=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -16,6 +18,22 @@ def _fast_and_isolated(settings, tmp_path):
 
 
 PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture
+def fresh_env(tmp_path):
+    """Build the environment of a new install for a subprocess: none of this suite's
+    settings (data folder, database, mail) leak in; the data folder is under tmp_path."""
+
+    def build(**extra: str) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items()
+            if not k.startswith(("SECONDHAND_", "EMAIL_"))
+            and k not in {"DATABASE_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "PORT"}
+        }
+        return {"SECONDHAND_DATA_DIR": str(tmp_path / "data"), **env, **extra}
+
+    return build
 
 
 def make_member(email: str, *, owner: bool = False, verified: bool = True, **extra):
@@ -41,6 +59,18 @@ def alice(db):
 @pytest.fixture
 def bob(db):
     return make_member("bob@example.com", first_name="Bob")
+
+
+@pytest.fixture
+def password():
+    """The password every persona logs in with."""
+    return PASSWORD
+
+
+@pytest.fixture
+def carol_unverified(db):
+    """A member who signed up but never followed the verification link."""
+    return make_member("carol@example.com", verified=False, first_name="Carol")
 
 
 @pytest.fixture

@@ -132,10 +132,13 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     click.echo(f"Database: {_describe_database(settings.DATABASES['default'])}")
     click.echo(_owner_hint())
     click.secho(f"Serving on http://{shown_host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
+    master = os.getpid()
     try:
         run(host=host, port=port, workers=workers, access_log=access_log)
     except SystemExit as exc:  # gunicorn ends a clean stop with sys.exit(0)
-        if exc.code not in (0, None):
+        # Workers are forked from here and leave through the same exit: only the
+        # master process reports the stop.
+        if exc.code not in (0, None) or os.getpid() != master:
             raise
     click.echo("Stopped.")
 

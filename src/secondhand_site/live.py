@@ -155,13 +155,17 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
-        for subscriber in list(self.subscribers):
-            self._end(subscriber)
+        self.end_streams()
         if self.source is not None:
             result = self.source.close()
             if asyncio.iscoroutine(result):
                 await result
         self.started = False
+
+    def end_streams(self) -> None:
+        """End every open stream now (the server is stopping; browsers reconnect)."""
+        for subscriber in list(self.subscribers):
+            self._end(subscriber)
 
     # Fan-out
 

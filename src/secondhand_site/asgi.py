@@ -16,7 +16,9 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from secondhand_site import live  # noqa: E402
 
-django_app = WSGIMiddleware(get_wsgi_application(), workers=int(os.environ.get("SECONDHAND_THREADS", "8")))
+# Threads per process for the Django side; event streams need none.
+django_app = WSGIMiddleware(get_wsgi_application(),
+                            workers=int(os.environ.get("SECONDHAND_THREADS", "8")))
 
 
 async def lifespan(scope, receive, send) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-if sys.version_info < (3, 12):  # pragma: no cover - checked before anything imports Django
+if sys.version_info < (3, 12):  # noqa: UP036 - a clear message for a too-old Python
     sys.stderr.write(
         "Error: Secondhand needs Python 3.12 or newer (this is Python "
         f"{sys.version_info.major}.{sys.version_info.minor}). Install python3.12 or newer "
@@ -166,7 +166,8 @@ def _check_port_free(host: str, port: int) -> None:
 def _describe_database(db: dict) -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"SQLite file {db['NAME']}"
-    return f"{db['ENGINE'].rsplit('.', 1)[-1]} database {db.get('NAME')} on {db.get('HOST') or 'localhost'}"
+    engine = db["ENGINE"].rsplit(".", 1)[-1]
+    return f"{engine} database {db.get('NAME')} on {db.get('HOST') or 'localhost'}"
 
 
 def _owner_hint() -> str:

@@ -161,7 +161,8 @@ class Item(models.Model):
             models.Index(fields=["condition", "archived", "status"], name="item_condition_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price__gte=0), name="item_price_not_negative"),
+            models.CheckConstraint(condition=models.Q(price__gte=0),
+                                   name="item_price_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(status__in=Status.values), name="item_status_known"
             ),

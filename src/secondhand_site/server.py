@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 
@@ -74,12 +75,10 @@ class SecondhandWorker(UvicornWorker):
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     def run(self) -> None:
-        try:
+        # Ctrl-C reaches every process of the group; uvicorn re-raises it once it has
+        # stopped cleanly. That is a normal stop, not a crash worth logging.
+        with contextlib.suppress(KeyboardInterrupt):
             super().run()
-        except KeyboardInterrupt:
-            # Ctrl-C reaches every process of the group; uvicorn re-raises it once it has
-            # stopped cleanly. That is a normal stop, not a crash worth logging.
-            pass
 
     def init_signals(self) -> None:
         super().init_signals()

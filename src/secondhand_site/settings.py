@@ -294,7 +294,7 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-_media_origin = [env_str("SECONDHAND_S3_MEDIA_ORIGIN")] if env_str("SECONDHAND_S3_MEDIA_ORIGIN") else []
+_media_origin = env_list("SECONDHAND_S3_MEDIA_ORIGIN")
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],

@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render, resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -16,8 +17,14 @@ from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
 from secondhand_site.models import Change, Item, Photo, Status, search_key
 from secondhand_site.views.auth import owner_required
 from secondhand_site.views.bookings import sweeps_overdue_holds
+from secondhand_site.views.fragments import safe_next, see_other
 
 ROWS_PER_PAGE = 50
+
+
+def _back(to: str, *args, **kwargs) -> HttpResponse:
+    """Post/redirect/get with 303 (the URL contract), to a URL or a URL name."""
+    return see_other(resolve_url(to, *args, **kwargs))
 
 
 def _photo_error():
@@ -95,7 +102,7 @@ def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 conflict = str(exc)
                 if exc.item is None:
                     messages.error(request, conflict)
-                    return redirect("manage-items")
+                    return _back("manage-items")
                 item = exc.item
                 form = ItemForm(instance=item)  # show the current version to edit again
                 status = 409
@@ -103,7 +110,7 @@ def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 if request.htmx:
                     return _row(request, saved)
                 messages.success(request, f"Saved {saved.name}.")
-                return redirect("manage-items")
+                return _back("manage-items")
         else:
             status = 422
     template = "manage/items.html#item-row-form" if request.htmx else "manage/item_edit.html"
@@ -127,7 +134,7 @@ def item_new(request: HttpRequest) -> HttpResponse:
             form.add_error("photos", str(exc))
         else:
             messages.success(request, f"Listed {item.name}.")
-            return redirect("manage-items")
+            return _back("manage-items")
     return render(request, "manage/item_new.html", {"form": form},
                   status=422 if form.errors else 200)
 
@@ -139,7 +146,13 @@ def item_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         return render(request, "manage/item_delete.html", {
             "item": item, "will_archive": services.has_booking_history(item)})
-    outcome = services.delete_item(item=item, actor=request.user)
+    try:
+        outcome = services.delete_item(item=item, actor=request.user)
+    except services.DomainError as exc:  # booked: the hold must end first
+        messages.error(request, str(exc))
+        if request.htmx:
+            return _with_messages(request, _row(request, item, status=409))
+        return _back("manage-items")
     text = (f"Archived {item.name}: it has a booking history, so it is kept out of sight."
             if outcome == "archived" else f"Deleted {item.name}.")
     if request.htmx:
@@ -148,7 +161,7 @@ def item_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, text)
         return _with_messages(request, response)
     messages.success(request, text)
-    return redirect("manage-items")
+    return _back("manage-items")
 
 
 def _with_messages(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -174,7 +187,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Updated {done} item{'s' if done != 1 else ''}.")
         for text in refused:
             messages.warning(request, text)
-    return redirect(request.POST.get("next") or "manage-items")
+    return see_other(safe_next(request, reverse("manage-items")))
 
 
 @require_safe
@@ -201,7 +214,7 @@ def photo_add(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         for error in form.errors.get("photos", []):
             messages.error(request, error)
-    return redirect("manage-item-edit", pk=item.pk)
+    return _back("manage-item-edit", pk=item.pk)
 
 
 @require_POST
@@ -210,7 +223,7 @@ def photo_move(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
     photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
     offset = -1 if request.POST.get("direction") == "up" else 1
     services.move_photo(photo=photo, offset=offset, actor=request.user)
-    return redirect("manage-item-edit", pk=pk)
+    return _back("manage-item-edit", pk=pk)
 
 
 @require_POST
@@ -219,7 +232,7 @@ def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
     photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
     services.remove_photo(photo=photo, actor=request.user)
     messages.success(request, "Photo removed.")
-    return redirect("manage-item-edit", pk=pk)
+    return _back("manage-item-edit", pk=pk)
 
 
 @require_safe
@@ -250,6 +263,6 @@ def import_csv(request: HttpRequest) -> HttpResponse:
             if result.ok:
                 messages.success(request, f"Imported: {result.created} new, {result.updated} "
                                           f"updated, {result.unchanged} unchanged.")
-                return redirect("manage-items")
+                return _back("manage-items")
             status = 422
     return render(request, "manage/import.html", {"result": result}, status=status)

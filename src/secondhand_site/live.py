@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import sqlite3
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,10 @@ PG_SAFETY_POLL_SECONDS = 2.0
 SUBSCRIBER_QUEUE = 256  # events a slow client may lag behind before it is dropped
 BUFFER = 2000  # recent changes kept in memory for clients that reconnect
 REPLAY_LIMIT = 1000  # beyond this many missed changes a client is told to resync
+# PostgreSQL hands out ids when rows are inserted, not when they commit: a skipped id may
+# belong to a transaction still running. Look for it this long before giving up.
+GAP_SECONDS = 10.0
+MAX_GAPS = 1000
 SWEEP_SECONDS = 30.0
 CHANNEL = "secondhand_changes"
 TABLE = "secondhand_site_change"
@@ -124,6 +129,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.recent: deque[Event] = deque(maxlen=BUFFER)
         self.last_id = 0
+        self.gaps: dict[int, float] = {}  # skipped ids -> when to stop looking for them
         self.started = False
         self.tasks: list[asyncio.Task] = []
         self.source: Any = None
@@ -179,8 +185,11 @@ class Hub:
 
     def publish(self, events: list[Event]) -> None:
         for event in events:
-            if event.id <= self.last_id and self.recent and event.id <= self.recent[-1].id:
-                continue
+            if self.gaps.pop(event.id, None) is None:  # not a late commit
+                if event.id <= self.last_id:  # sent already
+                    continue
+                if self.last_id and event.id > self.last_id + 1:
+                    self._note_gaps(self.last_id + 1, event.id)
             self.recent.append(event)
             self.last_id = max(self.last_id, event.id)
             payload = event.encode()
@@ -191,6 +200,19 @@ class Hub:
                     # A client that cannot keep up is dropped; it reconnects and catches up.
                     subscriber.dropped = True
                     self._end(subscriber)
+
+    def _note_gaps(self, first: int, stop: int) -> None:
+        deadline = time.monotonic() + GAP_SECONDS
+        for missing in range(max(first, stop - MAX_GAPS), stop):
+            self.gaps[missing] = deadline
+        while len(self.gaps) > MAX_GAPS:
+            del self.gaps[next(iter(self.gaps))]
+
+    def pending_gaps(self) -> list[int]:
+        """Skipped ids still worth looking for (a rolled-back insert leaves one forever)."""
+        now = time.monotonic()
+        self.gaps = {i: deadline for i, deadline in self.gaps.items() if deadline > now}
+        return sorted(self.gaps)
 
     def _end(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
@@ -266,12 +288,14 @@ class PostgresSource:
             cur = await conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}")
             return (await cur.fetchone())[0]
 
-    async def since(self, last_id: int, limit: int) -> list[Event]:
+    async def _query(self, where: str, params: tuple) -> list[Event]:
         if self.reader is None or self.reader.closed:
             self.reader = await self._connect()
-        cur = await self.reader.execute(
-            f"SELECT {COLUMNS} FROM {TABLE} WHERE id > %s ORDER BY id LIMIT %s", (last_id, limit))
+        cur = await self.reader.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE {where}", params)
         return [Event.from_row(r) for r in await cur.fetchall()]
+
+    async def since(self, last_id: int, limit: int) -> list[Event]:
+        return await self._query("id > %s ORDER BY id LIMIT %s", (last_id, limit))
 
     async def listen(self, hub: Hub) -> None:
         async with await self._connect() as conn:
@@ -281,6 +305,9 @@ class PostgresSource:
                 while events:
                     hub.publish(events)
                     events = await self.since(hub.last_id, 500) if len(events) == 500 else []
+                # Rows with skipped ids that have committed since (their NOTIFY woke us).
+                if gaps := hub.pending_gaps():
+                    hub.publish(await self._query("id = ANY(%s) ORDER BY id", (gaps,)))
                 # Wake on the next notification, or after a while anyway (a safety net).
                 async for _ in conn.notifies(timeout=PG_SAFETY_POLL_SECONDS, stop_after=1):
                     pass

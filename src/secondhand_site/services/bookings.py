@@ -72,13 +72,14 @@ def book(*, item: Item, member: User, now: datetime | None = None) -> Booking:
         _lock_member(member)
         _expire_item_if_due(item.pk, now)
         if Booking.objects.active().filter(member=member).count() >= settings.MAX_ACTIVE_BOOKINGS:
+            limit = settings.MAX_ACTIVE_BOOKINGS
             raise HoldLimitReached(
-                f"You already hold {settings.MAX_ACTIVE_BOOKINGS} items, the most one member "
-                "may hold at once. Cancel one of your bookings first.")
+                f"You already hold {limit} item{'s' if limit != 1 else ''}, the most one "
+                "member may hold at once. Cancel one of your bookings first.")
         won = Item.objects.filter(pk=item.pk, status=Status.AVAILABLE, archived=False).update(
             status=Status.BOOKED, version=F("version") + 1, updated_at=now)
         if not won:
-            raise ItemUnavailable(f"Sorry, {item.name} was just booked by someone else.")
+            raise _unavailable(item.pk, member)
         try:
             with transaction.atomic():
                 booking = Booking.objects.create(item_id=item.pk, member=member,
@@ -88,10 +89,21 @@ def book(*, item: Item, member: User, now: datetime | None = None) -> Booking:
         QueueEntry.objects.filter(item_id=item.pk, member=member).delete()
         item = Item.objects.get(pk=item.pk)
         log_change(item=item, actor=member, action="booked", from_status=Status.AVAILABLE,
-                   to_status=Status.BOOKED, detail=f"held until {booking.expires_at:%Y-%m-%d %H:%M}")
+                   to_status=Status.BOOKED,
+                   detail=f"held until {booking.expires_at:%Y-%m-%d %H:%M}")
         emails.notify_booking("booked", booking)
         emails.notify_owners("owner_booked", booking)
     return booking
+
+
+def _unavailable(item_id: int, member: User) -> ItemUnavailable:
+    """Why booking lost: a second click, someone was faster, or the item is gone."""
+    item = Item.objects.get(pk=item_id)
+    if item.status == Status.BOOKED and not item.archived:
+        if Booking.objects.active().filter(item=item, member=member).exists():
+            return ItemUnavailable(f"You hold {item.name} already.")
+        return ItemUnavailable(f"Sorry, {item.name} was just booked by someone else.")
+    return ItemUnavailable(f"Sorry, {item.name} is no longer available.")
 
 
 def _end(booking: Booking, *, state: str, now: datetime, **conditions) -> bool:
@@ -142,6 +154,9 @@ def _hand_over(item: Item, *, actor: User | None, now: datetime) -> Booking | No
         if not member.is_active or not is_verified(member):
             entry.delete()
             continue
+        # Counted under the member's lock, as book() does: a booking of theirs in flight
+        # (PostgreSQL) is waited for and counted, so the hand-over never exceeds the limit.
+        _lock_member(member)
         if Booking.objects.active().filter(member=member).count() >= settings.MAX_ACTIVE_BOOKINGS:
             continue  # keeps their place; the next in line gets it this time
         entry.delete()
@@ -169,7 +184,8 @@ def expire_due(*, now: datetime | None = None, limit: int = 500) -> int:
     hold is ended by a conditional UPDATE, so exactly one of them does it."""
     now = now or timezone.now()
     ended = 0
-    for pk in Booking.objects.overdue(now).order_by("expires_at").values_list("pk", flat=True)[:limit]:
+    due = Booking.objects.overdue(now).order_by("expires_at").values_list("pk", flat=True)
+    for pk in due[:limit]:
         ended += _expire_one(pk, now)
     send_reminders(now=now)
     return ended
@@ -223,11 +239,14 @@ def send_reminders(*, now: datetime | None = None) -> int:
 
 def join_queue(*, item: Item, member: User, now: datetime | None = None) -> int:
     """Queue for a booked item; returns the member's place in line (1 = next)."""
-    now = now or timezone.now()
     _require_member(member)
     with transaction.atomic():
-        _expire_item_if_due(item.pk, now)
-        item = Item.objects.get(pk=item.pk)
+        _expire_item_if_due(item.pk, now or timezone.now())
+        # Joins of one item take turns (the row lock on PostgreSQL, IMMEDIATE transactions
+        # on SQLite) and read the clock only once it is their turn, so the line is in the
+        # order of the joins and the place each member is told is the place they have.
+        item = Item.objects.select_for_update().get(pk=item.pk)
+        now = now or timezone.now()
         if item.archived or item.status == Status.SOLD:
             raise ItemUnavailable(f"{item.name} is no longer available.")
         if item.status == Status.AVAILABLE:

@@ -15,6 +15,8 @@ def _fast_and_isolated(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MAIL_DIR = tmp_path / "mail"
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    # Mail goes out on commit, inline, so a test sees it as soon as its transaction ends.
+    settings.MAIL_IN_BACKGROUND = False
 
 
 PASSWORD = "correct-horse-battery-9"

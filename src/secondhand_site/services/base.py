@@ -42,3 +42,32 @@ def log_change(*, item: Item | None, actor: User | None, action: str,
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(change.pk)])
     return change
+
+
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that
+# cannot be serialised; both are safe to run again from the start.
+RETRYABLE_PGCODES = {"40P01", "40001"}
+
+
+def retry_on_conflict(func):
+    """Run a service again (up to three times) when the database aborted it for a
+    deadlock, so a rare clash of two bookings is never an error for the member."""
+    import functools
+    import time
+
+    from django.db import OperationalError, transaction
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for attempt in range(3):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+                if (code not in RETRYABLE_PGCODES or attempt == 2
+                        or transaction.get_connection().in_atomic_block):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper

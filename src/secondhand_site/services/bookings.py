@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from secondhand_site import emails
 from secondhand_site.models import Booking, BookingState, Item, QueueEntry, Status, User
-from secondhand_site.services.base import DomainError, ItemUnavailable, NotAllowed, log_change
+from secondhand_site.services.base import (
+    DomainError,
+    ItemUnavailable,
+    NotAllowed,
+    log_change,
+    retry_on_conflict,
+)
 
 
 class NotVerified(DomainError):
@@ -64,6 +70,7 @@ def _set_item(item_id: int, now: datetime, **fields) -> int:
 # --- Booking and cancelling ------------------------------------------------------------
 
 
+@retry_on_conflict
 def book(*, item: Item, member: User, now: datetime | None = None) -> Booking:
     """Book an available item for `member`. Raises ItemUnavailable if someone was faster."""
     now = now or timezone.now()
@@ -112,6 +119,7 @@ def _end(booking: Booking, *, state: str, now: datetime, **conditions) -> bool:
                 .update(state=state, ended_at=now))
 
 
+@retry_on_conflict
 def cancel(*, booking: Booking, member: User, now: datetime | None = None) -> Booking | None:
     """The member gives up their hold. Returns the next member's booking, if any."""
     now = now or timezone.now()
@@ -128,6 +136,7 @@ def cancel(*, booking: Booking, member: User, now: datetime | None = None) -> Bo
         return _hand_over(booking.item, actor=member, now=now)
 
 
+@retry_on_conflict
 def release(*, booking: Booking, actor: User, now: datetime | None = None) -> Booking | None:
     """The owner ends a hold. Returns the next member's booking, if any."""
     now = now or timezone.now()
@@ -191,6 +200,7 @@ def expire_due(*, now: datetime | None = None, limit: int = 500) -> int:
     return ended
 
 
+@retry_on_conflict
 def _expire_one(pk: int, now: datetime) -> int:
     with transaction.atomic():
         booking = Booking.objects.filter(pk=pk).select_related("item", "member").first()
@@ -237,6 +247,7 @@ def send_reminders(*, now: datetime | None = None) -> int:
 # --- Queues -----------------------------------------------------------------------------
 
 
+@retry_on_conflict
 def join_queue(*, item: Item, member: User, now: datetime | None = None) -> int:
     """Queue for a booked item; returns the member's place in line (1 = next)."""
     _require_member(member)
@@ -263,6 +274,7 @@ def join_queue(*, item: Item, member: User, now: datetime | None = None) -> int:
         return queue_place(item=item, member=member)
 
 
+@retry_on_conflict
 def leave_queue(*, item: Item, member: User) -> None:
     with transaction.atomic():
         deleted, _ = QueueEntry.objects.filter(item=item, member=member).delete()
@@ -293,6 +305,7 @@ def _places(entries) -> dict[int, int]:
 # --- The sale ------------------------------------------------------------------------------
 
 
+@retry_on_conflict
 def mark_sold(*, item: Item, actor: User | None, now: datetime | None = None) -> Item:
     """The owner handed the item over: the hold ends as a sale and the queue is told."""
     now = now or timezone.now()

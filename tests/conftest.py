@@ -11,7 +11,10 @@ import tempfile
 
 
 def pytest_configure(config) -> None:
-    os.environ.setdefault("SECONDHAND_DATA_DIR", tempfile.mkdtemp(prefix="secondhand-test-"))
+    data_dir = os.environ.setdefault("SECONDHAND_DATA_DIR",
+                                     tempfile.mkdtemp(prefix="secondhand-test-"))
+    # whitenoise looks for the static folder at start-up; the unit tests never fill it.
+    os.makedirs(os.path.join(data_dir, "static"), exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secondhand_site.settings")
     # The browser suite drives a real server in a subprocess; the unit suite's
     # test database must never be the one a developer's `secondhand serve` uses.

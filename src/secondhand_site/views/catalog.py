@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from secondhand_site.forms import SORTS, CatalogFilterForm
 from secondhand_site.models import Item, search_key
@@ -30,6 +31,7 @@ def filtered_items(form: CatalogFilterForm):
 
 
 @require_safe
+@vary_on_headers("HX-Request")  # the same URL is a page or a fragment: keep caches apart
 @sweeps_overdue_holds
 def catalog(request: HttpRequest) -> HttpResponse:
     form = CatalogFilterForm(request.GET)

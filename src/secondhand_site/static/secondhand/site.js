@@ -5,7 +5,7 @@
 // Escape in an inline-edit row cancels the edit, like its Cancel button.
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
-  const row = event.target.closest && event.target.closest("tr.editing");
+  const row = event.target.closest && event.target.closest("tr.item-row");
   const cancel = row && row.querySelector("[data-cancel-edit]");
   if (cancel) {
     event.preventDefault();
@@ -13,22 +13,44 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// After htmx swaps an edit form in, focus its first field; after a save, the row's Edit.
+// After htmx swaps an edit form in, focus its first invalid field, else its first field;
+// after a save or cancel, the row's Edit. Told apart by content, not by class: until htmx
+// settles it, a new element carries the attributes of the old one with the same id. A row
+// that refreshed itself (a live update) leaves the focus alone: no jumping around the table.
 document.addEventListener("htmx:afterSwap", (event) => {
-  const target = event.detail.target;
-  if (!(target instanceof HTMLElement)) return;
-  const row = document.getElementById(target.id) || target;
-  if (row.matches && row.matches("tr.editing")) {
-    const field = row.querySelector(".field-invalid input, .field-invalid select, input:not([type=hidden]), select, textarea");
-    if (field) field.focus();
-  }
-});
-document.addEventListener("htmx:afterSettle", (event) => {
   const elt = event.detail.elt;
-  if (elt instanceof HTMLElement && elt.matches("tr.item-row:not(.editing)") && document.activeElement === document.body) {
+  if (!(elt instanceof HTMLElement) || !elt.matches("tr.item-row")) return;
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (source instanceof Element && source.matches("tr.item-row")) return;
+  if (elt.querySelector(".row-form")) {
+    const field = elt.querySelector(".field-invalid :is(input, select, textarea)")
+      || elt.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  } else if (document.activeElement === document.body) {
     const edit = elt.querySelector(".row-actions a");
     if (edit) edit.focus();
   }
+});
+
+// A live refresh must not replace an element while an action inside it (Book on a card,
+// say) still waits for its answer: that answer, with its message, would land on a detached
+// copy and be lost. Such a refresh is not swapped in; the element fetches itself again
+// once the action's answer has settled.
+const refreshAfterAction = new Set();
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (target instanceof HTMLElement && target.id && source === target
+      && target.querySelector(".htmx-request")) {
+    event.detail.shouldSwap = false;
+    refreshAfterAction.add(target.id);
+  }
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  const elt = event.target;
+  if (!(elt instanceof HTMLElement) || !refreshAfterAction.delete(elt.id)) return;
+  const url = elt.getAttribute("hx-get");
+  if (url && elt.hasAttribute("hx-trigger")) htmx.ajax("GET", url, { source: elt, target: elt, swap: "outerHTML" });
 });
 
 // Forms that destroy something ask first (without JavaScript, the server asks instead).

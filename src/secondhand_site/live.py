@@ -437,11 +437,13 @@ async def _stream(subscriber: Subscriber, receive, send) -> None:
 
 async def _poll(send, query: dict) -> None:
     """The fallback for browsers whose event stream cannot connect: changes as JSON."""
+    # Without `after` the client only learns where the log stands; with it (0 included,
+    # for a site whose log was empty) it gets what came since.
     try:
-        after = int((query.get("after") or ["0"])[0])
+        after = int(query["after"][0]) if "after" in query else None
     except ValueError:
-        after = 0
-    missed = await hub.missed(after) if after > 0 else []
+        after = None
+    missed = await hub.missed(after) if after is not None else []
     body = {"last": hub.last_id, "resync": missed is None,
             "changes": [{"id": e.id, "item": e.item, "name": e.name, "action": e.action,
                          "to": e.to_status} for e in (missed or [])]}

@@ -453,3 +453,14 @@ def test_the_polling_fallback_lists_changes_after_an_id(monkeypatch):
     body = json.loads(sent[1]["body"])
     assert body["last"] == 3 and body["resync"] is False
     assert [c["id"] for c in body["changes"]] == [2, 3]
+
+
+def test_polling_from_an_empty_change_log_still_gets_the_first_change(monkeypatch):
+    hub = live.Hub()
+    hub.started = True
+    monkeypatch.setattr(live, "hub", hub)
+    first = json.loads(_run_stream(_scope(query=b"poll=1"), hub, seconds=0)[1]["body"])
+    assert first == {"last": 0, "resync": False, "changes": []}
+    hub.publish([_event(1)])
+    body = json.loads(_run_stream(_scope(query=b"poll=1&after=0"), hub, seconds=0)[1]["body"])
+    assert [c["id"] for c in body["changes"]] == [1]

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from secondhand_site import services
 from secondhand_site.models import Booking, BookingState, Item, QueueEntry
@@ -96,6 +97,7 @@ def my_bookings_context(request: HttpRequest) -> dict:
 
 
 @require_safe
+@vary_on_headers("HX-Request")  # a page or a fragment from one URL
 @login_required
 @sweeps_overdue_holds
 def my_bookings(request: HttpRequest) -> HttpResponse:

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from secondhand_site import services
 from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
@@ -86,6 +87,7 @@ def item_row(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@vary_on_headers("HX-Request")  # a page or a fragment from one URL
 @owner_required
 def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=pk)

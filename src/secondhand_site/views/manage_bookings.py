@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from secondhand_site import services
 from secondhand_site.models import Booking, Item, QueueEntry
@@ -28,6 +29,7 @@ def manage_bookings_context() -> dict:
 
 
 @require_safe
+@vary_on_headers("HX-Request")  # a page or a fragment from one URL
 @owner_required
 @sweeps_overdue_holds
 def bookings(request: HttpRequest) -> HttpResponse:

@@ -109,7 +109,7 @@ if (window.matchMedia("(min-width: 50rem)").matches) {
   const WORDS = { booked: "was booked", available: "is available again", promoted: "passed to the next in line",
                   sold: "was sold", cancelled: "booking was cancelled", expired: "hold ran out",
                   released: "hold was released", queued: "has someone new in its queue" };
-  let lastId = 0;
+  let lastId = null;  // the newest change id seen; null until the first event or poll
   let opened = false;
   let failures = 0;
   let pollTimer = null;
@@ -137,22 +137,23 @@ if (window.matchMedia("(min-width: 50rem)").matches) {
   function onChange(event) {
     try {
       const change = JSON.parse(event.data);
-      lastId = Math.max(lastId, change.id || 0);
+      lastId = Math.max(lastId || 0, change.id || 0);
       announce(change);
     } catch (e) { /* a malformed event is ignored */ }
   }
 
   async function poll() {
     try {
-      const response = await fetch("/events/?poll=1&after=" + lastId, { headers: { Accept: "application/json" } });
+      const query = lastId === null ? "" : "&after=" + lastId;
+      const response = await fetch("/events/?poll=1" + query, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const body = await response.json();
-      if (lastId && body.resync) htmx.trigger(document.body, "resync");
+      if (lastId !== null && body.resync) htmx.trigger(document.body, "resync");
       for (const change of body.changes || []) {
         if (change.item) refreshItem(change.item);
         announce(change);
       }
-      lastId = Math.max(lastId, body.last || 0);
+      lastId = Math.max(lastId || 0, body.last || 0);
     } catch (e) { /* offline: try again next time */ }
   }
 

@@ -225,3 +225,49 @@ def test_sqlite_runs_with_wal_and_full_synchronous_writes():
     assert journal_mode == "wal"
     assert synchronous == 2  # FULL
     assert foreign_keys == 1
+
+
+def test_photos_stay_in_the_data_folder_by_default(read_settings, tmp_path):
+    values = read_settings("STORAGES", "MEDIA_ROOT")
+
+    assert values["STORAGES"]["default"]["BACKEND"].endswith("FileSystemStorage")
+    assert Path(values["MEDIA_ROOT"]) == (tmp_path / "data" / "media").resolve()
+
+
+def test_an_s3_bucket_moves_photos_to_s3_compatible_storage(read_settings):
+    values = read_settings(
+        "STORAGES", "SECURE_CSP",
+        SECONDHAND_S3_BUCKET="photos", SECONDHAND_S3_ENDPOINT_URL="https://s3.example.com",
+        SECONDHAND_S3_ACCESS_KEY_ID="key", SECONDHAND_S3_SECRET_ACCESS_KEY="secret",
+        SECONDHAND_S3_MEDIA_ORIGIN="https://s3.example.com",
+    )
+
+    storage = values["STORAGES"]["default"]
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["bucket_name"] == "photos"
+    assert storage["OPTIONS"]["endpoint_url"] == "https://s3.example.com"
+    assert storage["OPTIONS"]["file_overwrite"] is False
+    assert "immutable" in storage["OPTIONS"]["object_parameters"]["CacheControl"]
+    # The browser may load the photos from there.
+    assert "https://s3.example.com" in values["SECURE_CSP"]["img-src"]
+
+
+def test_s3_storage_builds_photo_urls_in_the_bucket(fresh_env, tmp_path):
+    code = """
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "secondhand_site.settings"
+import django; django.setup()
+from django.core.files.storage import storages
+storage = storages["default"]
+print(type(storage).__name__, storage.url("items/abc.webp"))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=fresh_env(SECONDHAND_S3_BUCKET="photos", SECONDHAND_S3_SIGNED_URLS="0",
+                      SECONDHAND_S3_ENDPOINT_URL="https://s3.example.com",
+                      SECONDHAND_S3_ACCESS_KEY_ID="key", SECONDHAND_S3_SECRET_ACCESS_KEY="x"),
+    )
+    assert result.returncode == 0, result.stderr
+    kind, url = result.stdout.split()
+    assert kind == "S3Storage"
+    assert url == "https://s3.example.com/photos/items/abc.webp"

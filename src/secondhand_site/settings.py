@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "secondhand_site.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "secondhand_site.urls"

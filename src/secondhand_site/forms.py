@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from secondhand_site.photos import MultiplePhotoField
+
 
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(
@@ -113,21 +115,14 @@ class ItemForm(forms.ModelForm):
 
 
 class NewItemForm(ItemForm):
-    photos = forms.Field(required=False)  # replaced below when photos.py is importable
-
-    def __init__(self, *args, **kwargs) -> None:
-        from secondhand_site.photos import MultiplePhotoField
-
-        super().__init__(*args, **kwargs)
-        self.fields["photos"] = MultiplePhotoField(
-            label="Photos", required=False,
-            help_text="JPEG, PNG or WebP. Choose several at once; the first is the cover.")
+    photos = MultiplePhotoField(
+        label="Photos", required=False,
+        help_text="JPEG, PNG or WebP. Choose several at once; the first is the cover.")
 
 
 class AddPhotosForm(forms.Form):
-    def __init__(self, *args, **kwargs) -> None:
-        from secondhand_site.photos import MultiplePhotoField
+    photos = MultiplePhotoField(label="Add photos", required=True)
 
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.fields["photos"] = MultiplePhotoField(label="Add photos", required=True)

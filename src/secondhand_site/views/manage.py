@@ -16,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from secondhand_site import services
 from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
 from secondhand_site.models import Change, Item, Photo, Status, search_key
+from secondhand_site.photos import PhotoError
 from secondhand_site.views.auth import owner_required
 from secondhand_site.views.bookings import sweeps_overdue_holds
 from secondhand_site.views.fragments import safe_next, see_other
@@ -26,12 +27,6 @@ ROWS_PER_PAGE = 50
 def _back(to: str, *args, **kwargs) -> HttpResponse:
     """Post/redirect/get with 303 (the URL contract), to a URL or a URL name."""
     return see_other(resolve_url(to, *args, **kwargs))
-
-
-def _photo_error():
-    from secondhand_site.photos import PhotoError
-
-    return PhotoError
 
 
 @require_safe
@@ -132,7 +127,7 @@ def item_new(request: HttpRequest) -> HttpResponse:
             item = services.create_item(
                 actor=request.user, photos=data.get("photos") or [],
                 **{f: data[f] for f in services.EDITABLE_FIELDS})
-        except _photo_error() as exc:
+        except PhotoError as exc:
             form.add_error("photos", str(exc))
         else:
             messages.success(request, f"Listed {item.name}.")
@@ -209,7 +204,7 @@ def photo_add(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             added = services.add_photos(item=item, uploads=form.cleaned_data["photos"],
                                         actor=request.user)
-        except _photo_error() as exc:
+        except PhotoError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Added {len(added)} photo{'s' if len(added) != 1 else ''}.")

@@ -793,3 +793,11 @@ def test_an_import_without_a_file_asks_for_one(owner_client):
 
     assert response.status_code == 422
     assert "Choose a CSV file to import." in text(response)
+
+
+def test_an_empty_new_item_post_says_what_is_missing(owner_client):
+    response = owner_client.post("/manage/items/new/", {})
+
+    assert response.status_code == 422
+    assert b"This field is required" in response.content
+    assert not Item.objects.exists()

@@ -86,7 +86,7 @@ def item_row(request: HttpRequest, pk: int) -> HttpResponse:
 @owner_required
 def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=pk)
-    form = ItemForm(request.POST or None, instance=item)
+    form = ItemForm(request.POST if request.method == "POST" else None, instance=item)
     status, conflict = 200, None
     if request.method == "POST":
         if form.is_valid():
@@ -120,7 +120,8 @@ def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @owner_required
 def item_new(request: HttpRequest) -> HttpResponse:
-    form = NewItemForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = NewItemForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -197,9 +197,13 @@ def _parse_id(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) == 0:
-        raise _Invalid(f"“{value}” is not an item id; leave it blank to add a new item.")
-    return int(value)
+    digits = value.lstrip("0")
+    # isascii: str.isdigit() also takes digits int() refuses, such as "²".
+    if not (value.isascii() and value.isdigit()) or not digits:
+        raise _Invalid(f"“{value[:40]}” is not an item id; leave it blank to add a new item.")
+    if len(digits) > 18:  # past any id the database hands out (and SQLite can compare)
+        raise _Invalid(f"There is no item with id {value[:40]}.")
+    return int(digits)
 
 
 def _parse_name(value: str) -> str:

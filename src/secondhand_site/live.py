@@ -440,7 +440,8 @@ async def _poll(send, query: dict) -> None:
     # Without `after` the client only learns where the log stands; with it (0 included,
     # for a site whose log was empty) it gets what came since.
     try:
-        after = int(query["after"][0]) if "after" in query else None
+        # Below 0 means "from the start"; SQLite cannot even compare with a huge negative.
+        after = max(0, int(query["after"][0])) if "after" in query else None
     except ValueError:
         after = None
     missed = await hub.missed(after) if after is not None else []

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from secondhand_site import services
 from secondhand_site.models import Item
+from secondhand_site.views.auth import is_owner
 
 
 def with_viewer(items, user):
@@ -33,6 +34,11 @@ def card_item(pk: int, user) -> Item:
 
 def render_target(request: HttpRequest, item: Item, target: str) -> str:
     """The HTML of the element `target` showing `item`, for this viewer."""
+    if ((target == "manage-bookings" or target.startswith("item-row-"))
+            and not is_owner(request.user)):
+        # The owner's fragments name who holds and who queues: a member who asks for one
+        # (HX-Target is the client's to set) gets their own view of the item instead.
+        target = f"item-panel-{item.pk}"
     if target == "my-bookings":
         from secondhand_site.views.bookings import my_bookings_context
 

@@ -16,7 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from secondhand_site import services
 from secondhand_site.forms import AddPhotosForm, ItemForm, NewItemForm
 from secondhand_site.models import Change, Item, Photo, Status, search_key
-from secondhand_site.photos import PhotoError
+from secondhand_site.photos import MAX_PHOTOS_PER_ITEM, PhotoError
 from secondhand_site.views.auth import owner_required
 from secondhand_site.views.bookings import sweeps_overdue_holds
 from secondhand_site.views.fragments import safe_next, see_other
@@ -52,7 +52,8 @@ def _table_items(request: HttpRequest):
         items = items.filter(archived=False, status=show)
     else:
         items = items.filter(archived=False)
-    for word in search_key(request.GET.get("q", "")).split()[:8]:
+    # PostgreSQL refuses a NUL in any text it is given; no item's text holds one anyway.
+    for word in search_key(request.GET.get("q", "").replace("\x00", "")).split()[:8]:
         items = items.filter(search_text__contains=word)
     return items.order_by("-updated_at", "-pk"), show
 
@@ -170,11 +171,17 @@ def _with_messages(request: HttpRequest, response: HttpResponse) -> HttpResponse
     return response
 
 
+def _item_ids(values: list[str]) -> list[int]:
+    """The ids among posted values. Anything else is ignored: words, digits int() refuses
+    ("²"), and numbers past any database id (SQLite cannot even compare with those)."""
+    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+
+
 @require_POST
 @owner_required
 def bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = _item_ids(request.POST.getlist("ids"))
     if action not in services.BULK_ACTIONS:
         messages.error(request, "Choose what to do with the selected items.")
     elif not ids:
@@ -201,6 +208,7 @@ def item_history(request: HttpRequest, pk: int) -> HttpResponse:
 def photo_add(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=pk)
     form = AddPhotosForm(request.POST, request.FILES)
+    form.fields["photos"].max_photos = MAX_PHOTOS_PER_ITEM - item.photos.count()
     if form.is_valid():
         try:
             added = services.add_photos(item=item, uploads=form.cleaned_data["photos"],
@@ -215,10 +223,17 @@ def photo_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _back("manage-item-edit", pk=item.pk)
 
 
+def _item_photo(pk: int, photo_pk: int) -> Photo:
+    """A photo of this item, else 404. The item is looked up first: a foreign-key lookup
+    with an id past the database's range is an error on SQLite, not an empty result."""
+    item = get_object_or_404(Item, pk=pk)
+    return get_object_or_404(item.photos.select_related("item"), pk=photo_pk)
+
+
 @require_POST
 @owner_required
 def photo_move(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
-    photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
+    photo = _item_photo(pk, photo_pk)
     offset = -1 if request.POST.get("direction") == "up" else 1
     services.move_photo(photo=photo, offset=offset, actor=request.user)
     return _back("manage-item-edit", pk=pk)
@@ -227,7 +242,7 @@ def photo_move(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
 @require_POST
 @owner_required
 def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
-    photo = get_object_or_404(Photo, pk=photo_pk, item_id=pk)
+    photo = _item_photo(pk, photo_pk)
     services.remove_photo(photo=photo, actor=request.user)
     messages.success(request, "Photo removed.")
     return _back("manage-item-edit", pk=pk)
@@ -257,7 +272,8 @@ def import_csv(request: HttpRequest) -> HttpResponse:
         else:
             from secondhand_site import csv_io
 
-            result = csv_io.import_items(upload.read(), actor=request.user)
+            # The file itself: import_items reads no more than its size limit.
+            result = csv_io.import_items(upload, actor=request.user)
             if result.ok:
                 messages.success(request, f"Imported: {result.created} new, {result.updated} "
                                           f"updated, {result.unchanged} unchanged.")

@@ -27,9 +27,9 @@ async def lifespan(scope, receive, send) -> None:
         if message["type"] == "lifespan.startup":
             try:
                 await live.hub.start()
-            except Exception as exc:
-                await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                return
+            except Exception:
+                # Pages still work without live updates; /events/ tries again per request.
+                live.logger.warning("Live updates could not start yet", exc_info=True)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await live.hub.stop()

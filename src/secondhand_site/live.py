@@ -376,7 +376,15 @@ async def events(scope, receive, send) -> None:
         await _plain(send, 405, b"Method not allowed\n", extra=[(b"allow", b"GET")])
         return
     if not hub.started:
-        await hub.start()
+        try:
+            await hub.start()
+        except Exception:
+            logger.warning("Live updates are unavailable (database out of reach?)",
+                           exc_info=True)
+            await hub.stop()
+            await _plain(send, 503, b"Live updates are unavailable; retrying shortly.\n",
+                         extra=[(b"retry-after", b"5")])
+            return
     query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
     if "poll" in query:
         await _poll(send, query)

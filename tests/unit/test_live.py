@@ -464,3 +464,18 @@ def test_polling_from_an_empty_change_log_still_gets_the_first_change(monkeypatc
     hub.publish([_event(1)])
     body = json.loads(_run_stream(_scope(query=b"poll=1&after=0"), hub, seconds=0)[1]["body"])
     assert [c["id"] for c in body["changes"]] == [1]
+
+
+def test_the_stream_answers_503_while_live_updates_cannot_start(monkeypatch):
+    hub = live.Hub()
+
+    async def cannot_start(**kwargs):
+        raise OSError("database out of reach")
+
+    monkeypatch.setattr(hub, "start", cannot_start)
+    monkeypatch.setattr(live, "hub", hub)
+    sent = _run_stream(_scope(), hub, seconds=0)
+
+    assert sent[0]["status"] == 503
+    assert dict(sent[0]["headers"])[b"retry-after"] == b"5"
+    assert hub.started is False

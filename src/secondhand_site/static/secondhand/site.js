@@ -53,6 +53,93 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (url && elt.hasAttribute("hx-trigger")) htmx.ajax("GET", url, { source: elt, target: elt, swap: "outerHTML" });
 });
 
+// Keep the keyboard's place when htmx replaces the element that holds the focus (a card
+// after Book, the bookings list after Cancel, a live refresh of either): removing the
+// focused control drops the focus to <body>, and a keyboard or screen reader user is
+// thrown back to the top of the page. After the swap the focus goes to the same control
+// in the new element (same kind and text), else to the control in its place (Book becomes
+// "Cancel my booking"), else to the new element itself. A swap that scrolls to the top of
+// the new content (the catalog's pages) takes the focus there too. The inline editor's
+// handler above places the focus itself; this one acts only when nothing else did. (A
+// refresh held back above never swaps, so nothing is recorded for it.)
+const FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]),"
+  + " select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])";
+const focusables = (root) => Array.from(root.querySelectorAll(FOCUSABLE))
+  .filter((el) => !el.closest("[hidden], [inert]"));
+const controlKey = (el) => [el.tagName, el.getAttribute("type") || "", el.getAttribute("name") || "",
+  el.textContent.trim().replace(/\s+/g, " ")].join("|");
+let focusToRestore = null;
+
+function focusLost() {
+  const active = document.activeElement;
+  return !active || active === document.body || !active.isConnected;
+}
+
+document.addEventListener("htmx:beforeSwap", (event) => {
+  focusToRestore = null;
+  const target = event.detail.target;
+  const active = document.activeElement;
+  if (!event.detail.shouldSwap || !(target instanceof HTMLElement) || !target.id
+      || !active || active === document.body || !target.contains(active)) return;
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  const swap = (source instanceof Element && source.getAttribute("hx-swap")) || "";
+  focusToRestore = {
+    id: target.id, key: controlKey(active), index: focusables(target).indexOf(active),
+    toSelf: active === target || /\b(show|scroll):top\b/.test(swap),
+  };
+});
+
+function focusElement(el) {
+  if (!el.matches(FOCUSABLE)) el.setAttribute("tabindex", "-1");
+  el.focus();
+}
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const place = focusToRestore;
+  const elt = event.detail.elt;
+  if (!place || !(elt instanceof HTMLElement) || elt.id !== place.id) return;
+  focusToRestore = null;
+  if (!focusLost()) return;
+  if (place.toSelf) { focusElement(elt); return; }
+  const controls = focusables(elt);
+  const same = controls.filter((el) => controlKey(el) === place.key);
+  const near = (list) => list.reduce((best, el) => (best === null
+    || Math.abs(controls.indexOf(el) - place.index) < Math.abs(controls.indexOf(best) - place.index)
+    ? el : best), null);
+  const next = near(same) || controls[Math.min(Math.max(place.index, 0), controls.length - 1)];
+  if (next) next.focus({ preventScroll: true });
+  else focusElement(elt);
+});
+
+// The flash messages come back from htmx actions as an out-of-band #messages. Replaced
+// whole, it would be a new live region, which screen readers do not read out: a live
+// region speaks when its content changes, so the new messages go into the one that is
+// already on the page.
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const { target, fragment } = event.detail;
+  if (!(target instanceof HTMLElement) || target.id !== "messages" || !event.detail.shouldSwap) return;
+  event.detail.shouldSwap = false;
+  const incoming = fragment.querySelector("#messages") || fragment;
+  target.replaceChildren(...Array.from(incoming.childNodes));
+});
+
+// Screen readers hear what changed without moving there: #live-announcer is a status
+// region that is always on the page (see base.html).
+function say(text) {
+  const announcer = document.getElementById("live-announcer");
+  if (announcer && text) announcer.textContent = text;
+}
+
+// The catalog's results are swapped as you type: say how many there are now.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const elt = event.detail.elt;
+  if (!(elt instanceof HTMLElement) || elt.id !== "results") return;
+  const parts = [".result-count", ".pagination span"]
+    .map((selector) => elt.querySelector(selector))
+    .filter(Boolean).map((el) => el.textContent.trim().replace(/\s+/g, " "));
+  say(parts.join(". ") + ".");
+});
+
 // Forms that destroy something ask first (without JavaScript, the server asks instead).
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -96,7 +183,6 @@ if (window.matchMedia("(min-width: 50rem)").matches) {
 // when the stream cannot connect at all, fall back to polling.
 (function live() {
   const status = document.getElementById("live-status");
-  const announcer = document.getElementById("live-announcer");
   if (!status || !document.body.hasAttribute("sse-connect")) return;
   const label = status.querySelector(".live-label");
   const LABELS = { connecting: "Connecting", live: "Live", reconnecting: "Reconnecting", polling: "Updating" };
@@ -110,6 +196,14 @@ if (window.matchMedia("(min-width: 50rem)").matches) {
                   sold: "was sold", cancelled: "booking was cancelled", expired: "hold ran out",
                   released: "hold was released", queued: "has someone new in its queue" };
   let lastId = null;  // the newest change id seen; null until the first event or poll
+  // Items this page itself just acted on: their change comes back on the stream, but the
+  // flash message has said it already, in the member's own words ("You booked ...").
+  const ownActions = new Map();  // item id -> time of the request
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const config = event.detail.requestConfig;
+    const holder = event.detail.elt instanceof Element && event.detail.elt.closest("[data-item]");
+    if (config && config.verb === "post" && holder) ownActions.set(String(holder.dataset.item), Date.now());
+  });
   let opened = false;
   let failures = 0;
   let pollTimer = null;
@@ -121,9 +215,11 @@ if (window.matchMedia("(min-width: 50rem)").matches) {
   }
 
   function announce(change) {
-    if (!announcer || !change.item || !WORDS[change.action]) return;
+    if (!change.item || !WORDS[change.action]) return;
     if (!document.querySelector('[data-item="' + change.item + '"]')) return;
-    announcer.textContent = change.name + " " + WORDS[change.action] + ".";
+    const own = ownActions.get(String(change.item));
+    if (own && Date.now() - own < 5000) return;
+    say(change.name + " " + WORDS[change.action] + ".");
   }
 
   function refreshItem(itemId) {

@@ -801,3 +801,14 @@ def test_an_empty_new_item_post_says_what_is_missing(owner_client):
     assert response.status_code == 422
     assert b"This field is required" in response.content
     assert not Item.objects.exists()
+
+
+def test_an_inline_save_says_so(owner_client):
+    item = Item.objects.create(name="Lamp", price="10.00")
+    response = owner_client.post(f"/manage/items/{item.pk}/edit/", {
+        "name": "Lamp", "description": "", "price": "12.00", "category": "other",
+        "condition": "good", "version": item.version}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert b"Saved Lamp." in response.content
+    assert b'id="messages"' in response.content

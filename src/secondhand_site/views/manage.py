@@ -105,9 +105,9 @@ def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form = ItemForm(instance=item)  # show the current version to edit again
                 status = 409
             else:
-                if request.htmx:
-                    return _row(request, saved)
                 messages.success(request, f"Saved {saved.name}.")
+                if request.htmx:
+                    return _with_messages(request, _row(request, saved))
                 return _back("manage-items")
         else:
             status = 422

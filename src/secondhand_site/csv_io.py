@@ -390,13 +390,24 @@ def _write_row(row: _Row, items: dict[int, Item], actor: User | None) -> str:
     return "updated"
 
 
+def _is_plain_new(row: _Row) -> bool:
+    """A new item that is simply available: these go in together, in bulk."""
+    return (row.item_id is None and row.status in (None, Status.AVAILABLE)
+            and not row.archived)
+
+
 def _write(rows: list[_Row], items: dict[int, Item], actor: User | None) -> ImportResult:
     counts: Counter[str] = Counter()
     row: _Row | None = None
+    plain = [r for r in rows if _is_plain_new(r)]
     try:
         with transaction.atomic():
+            if plain:
+                counts["created"] += services.create_items(
+                    actor=actor, rows=[r.fields for r in plain], detail="CSV import")
             for row in rows:
-                counts[_write_row(row, items, actor)] += 1
+                if not _is_plain_new(row):
+                    counts[_write_row(row, items, actor)] += 1
     except Exception as exc:  # whatever it was, the transaction rolled back: say so
         line, item_id = (row.line, row.item_id) if row else (0, None)
         if not isinstance(exc, services.DomainError):

@@ -326,3 +326,18 @@ def test_a_failure_while_writing_rolls_back_every_row(stock, owner, monkeypatch)
 
     assert result.errors == [RowError(3, "", "Oak chair cannot be sold now. Nothing was saved.")]
     assert snapshot() == before
+
+
+def test_a_large_import_of_new_items_goes_in_whole_with_a_log_row_each(owner):
+    lines = ["name,price,category"] + [f"Chair {n},{n}.50,furniture" for n in range(1, 2501)]
+    before = Change.objects.count()
+
+    result = import_items("\n".join(lines).encode(), actor=owner)
+
+    assert result.ok and result.created == 2500
+    assert Item.objects.filter(category="furniture").count() == 2500
+    assert Item.objects.get(name="Chair 7").price == Decimal("7.50")
+    assert Item.objects.filter(search_text__contains="chair 2500").exists()
+    created = Change.objects.filter(action="created").count()
+    assert Change.objects.count() - before == 2500 == created
+    assert set(Change.objects.values_list("actor", flat=True)) == {owner.pk}

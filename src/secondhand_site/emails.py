@@ -30,11 +30,6 @@ def first_link(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _text_body(message: EmailMessage) -> str:
-    body = message.body if isinstance(message.body, str) else ""
-    return body
-
-
 class FolderEmailBackend(BaseEmailBackend):
     """Save each message as an .eml file and print a one-line notice."""
 
@@ -56,7 +51,7 @@ class FolderEmailBackend(BaseEmailBackend):
                 if not self.fail_silently:
                     raise
                 continue
-            link = first_link(_text_body(message))
+            link = first_link(message.body if isinstance(message.body, str) else "")
             recipients = ", ".join(message.recipients())
             notice = f"Mail to {recipients}: {message.subject!r} saved to {path}"
             if link:

@@ -55,10 +55,6 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
-    @property
-    def display_name(self) -> str:
-        return self.get_full_name() or self.email.split("@")[0]
-
 
 def search_key(text: str) -> str:
     """Lower-case, accent-free text, so search ignores case and accents on every database."""
